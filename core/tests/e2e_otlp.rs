@@ -1,4 +1,4 @@
-//! End-to-end: OTLP metrics into the real binary (HTTP protobuf on both paths, and gRPC), read
+//! End-to-end: OTLP metrics into the real binary (HTTP protobuf and JSON on both paths, and gRPC), read
 //! back through PromQL as Prometheus 3.x names them, with exemplars, the `otlp:` options
 //! (promoted attributes, delta handling, name translation) and the refusals of bad input.
 
@@ -78,9 +78,9 @@ fn value(server: &Server, query: &str, at_ms: i64) -> String {
     result[0].1.as_str().expect("value string").to_string()
 }
 
-/// OTLP/HTTP protobuf on both paths (plain and gzip), read back through PromQL as
-/// Prometheus 3.x names them; OTLP/JSON gets 415, a broken body or delta temporality gets 400
-/// and stores nothing, stored data stays.
+/// OTLP/HTTP protobuf and JSON on both paths (plain and gzip), read back through PromQL as
+/// Prometheus 3.x names them; another media type gets 415, a broken body or delta temporality
+/// gets 400 and stores nothing, stored data stays.
 #[test]
 fn otlp_metrics_are_translated_stored_and_queried() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -155,10 +155,29 @@ fn otlp_metrics_are_translated_stored_and_queried() {
     assert_eq!(value(&server, "queue_size", t0 + 29_000), "8");
     assert!(instant(&server, "queue_size", t0 + 31_000).is_empty());
 
-    // OTLP/JSON: 415 naming protobuf.
-    let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/json", false, br#"{"resourceMetrics":[]}"#);
+    // OTLP/JSON, plain and gzipped on both paths, answered in JSON; a broken one is a 400
+    // naming where it broke; another media type a 415 naming both.
+    let json = |name: &str, t_ms: i64, value: f64| {
+        format!(
+            r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"checkout"}}}}]}},
+               "scopeMetrics":[{{"metrics":[{{"name":"{name}","unit":"s","sum":{{"aggregationTemporality":2,"isMonotonic":true,
+               "dataPoints":[{{"timeUnixNano":"{}","asDouble":{value},"attributes":[{{"key":"route","value":{{"stringValue":"/pay"}}}}]}}]}}}}]}}]}}]}}"#,
+            ns(t_ms)
+        )
+    };
+    let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/json", false, json("json.latency", t0, 1.5).as_bytes());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!((reply.header("content-type"), reply.body.as_str()), (Some("application/json"), "{}"));
+    let reply = post_otlp(&server.url(VICTORIAMETRICS_PATH), "application/json; charset=utf-8", true, json("json.latency", t0 + 15_000, 2.5).as_bytes());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(value(&server, r#"json_latency_seconds_total{job="checkout",route="/pay"}"#, t0), "1.5");
+    assert_eq!(value(&server, r#"json_latency_seconds_total{job="checkout",route="/pay"}"#, t0 + 15_000), "2.5");
+    let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/json", false, br#"{"resourceMetrics":[{"scopeMetrics":"#);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("OTLP/JSON") && reply.body.contains("line 1 column"), "{}", reply.body);
+    let reply = post_otlp(&server.url(PROMETHEUS_PATH), "text/plain", false, br#"{"resourceMetrics":[]}"#);
     assert_eq!(reply.status, 415, "{}", reply.body);
-    assert!(reply.body.contains("protobuf"), "{}", reply.body);
+    assert!(reply.body.contains("application/x-protobuf") && reply.body.contains("application/json"), "{}", reply.body);
 
     // Garbage: 400; delta temporality: 400 naming the metric, nothing of the request stored.
     let reply = post_otlp(&server.url(PROMETHEUS_PATH), "application/x-protobuf", false, b"\x0a\xff\xff\xff\xff\x0f");

@@ -1,5 +1,5 @@
-//! Fuzz target: OTLP/HTTP metrics decoding and translation (protobuf, gzip framing) never
-//! panics, for raw bytes and valid gzip; raw bytes also with every resource attribute and the
+//! Fuzz target: OTLP/HTTP metrics decoding and translation (protobuf and JSON, gzip framing)
+//! never panics, for raw bytes and valid gzip; raw bytes also with every resource attribute and the
 //! scope metadata promoted, delta points accepted, UTF-8 names kept, explicit histograms made
 //! custom buckets; with names escaped without suffixes and underscores collapsed; with start
 //! timestamps taken; the batch built for the shards.
@@ -25,6 +25,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         if let Ok(translated) = decode_request(Some("application/x-protobuf"), None, data, rules, options) {
             let _ = translated.to_batch();
         }
+    }
+    if let Ok(translated) = decode_request(Some("application/json"), None, data, &rules, &promote_all) {
+        let _ = translated.to_batch();
     }
     let _ = decode_request(Some("application/x-protobuf"), Some("gzip"), data, &rules, &defaults);
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -1,5 +1,5 @@
 //! `POST /api/v1/otlp/v1/metrics` (Prometheus' path) and `POST /opentelemetry/v1/metrics`
-//! (VictoriaMetrics'): OTLP/HTTP protobuf metrics, translated by `ingest::otlp` and stored
+//! (VictoriaMetrics'): OTLP/HTTP metrics, protobuf or JSON, translated by `ingest::otlp` and stored
 //! like remote_write, exemplars included (same authorization, limits, `extra_label` and error
 //! mapping).
 
@@ -21,18 +21,24 @@ pub fn is_otlp_metrics_path(path: &str) -> bool {
 }
 
 /// Translates (`translate`) and stores one request's metrics; the answer is a 200 with an
-/// empty `ExportMetricsServiceResponse` once every owning shard has committed.
+/// empty `ExportMetricsServiceResponse` once every owning shard has committed, in the
+/// request's encoding (OTLP/HTTP asks the answer's to match).
 pub async fn handle_otlp_metrics(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     // Refused under overload before decoding, as remote_write is.
     let super::push::Preamble { extra: extra_labels, .. } = super::push::preamble(api, request)?;
     let header_text = |name| request.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
-    let translated = translate(api, request.body(), header_text(header::CONTENT_TYPE), header_text(header::CONTENT_ENCODING))?;
+    let content_type = header_text(header::CONTENT_TYPE);
+    let translated = translate(api, request.body(), content_type, header_text(header::CONTENT_ENCODING))?;
     store(api, translated, &extra_labels).await?;
-    // An empty ExportMetricsServiceResponse (no partial_success) encodes to no bytes.
-    let body = prost::Message::encode_to_vec(&proto::otlp_metrics::ExportMetricsServiceResponse::default());
+    // An empty ExportMetricsServiceResponse (no partial_success): no bytes in protobuf, `{}` in JSON.
+    let (body, answer_type) = if otlp::is_json(content_type) {
+        (b"{}".to_vec(), otlp::CONTENT_TYPE_JSON)
+    } else {
+        (prost::Message::encode_to_vec(&proto::otlp_metrics::ExportMetricsServiceResponse::default()), otlp::CONTENT_TYPE_PROTOBUF)
+    };
     let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = StatusCode::OK;
-    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(otlp::CONTENT_TYPE_PROTOBUF));
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(answer_type));
     Ok(response)
 }
 

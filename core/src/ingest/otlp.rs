@@ -1,4 +1,4 @@
-//! OpenTelemetry metrics (OTLP/HTTP protobuf `ExportMetricsServiceRequest`) into series, as
+//! OpenTelemetry metrics (OTLP/HTTP `ExportMetricsServiceRequest`, protobuf or JSON) into series, as
 //! Prometheus 3.x translates them (see `translate`), with names translated and resource
 //! attributes promoted as configured (`otlp:`). Delta temporality is refused unless
 //! `otlp.native_delta_ingestion` or `otlp.delta_to_cumulative` is set. Pure; no I/O.
@@ -6,6 +6,7 @@
 mod context;
 pub mod delta_to_cumulative;
 mod exemplars;
+mod json;
 mod naming;
 pub mod warnings;
 #[cfg(test)]
@@ -28,8 +29,10 @@ pub use naming::{NameKind, Naming, TranslationStrategy};
 
 use super::{IngestRules, MAX_DECOMPRESSED_BYTES};
 
-/// The only `Content-Type` accepted (OTLP/HTTP binary protobuf).
+/// OTLP/HTTP's binary protobuf `Content-Type`.
 pub const CONTENT_TYPE_PROTOBUF: &str = "application/x-protobuf";
+/// OTLP/HTTP's JSON `Content-Type` (`json`).
+pub const CONTENT_TYPE_JSON: &str = "application/json";
 /// Exponential histograms get Prometheus' fixed zero threshold (OTLP's own is not used yet,
 /// as in Prometheus).
 pub const EXPONENTIAL_ZERO_THRESHOLD: f64 = 1e-128;
@@ -45,7 +48,7 @@ const TARGET_INFO: &str = "target_info";
 /// Why an OTLP request was refused: `is_unsupported_media` ones map to 415, the rest to 400.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OtlpError {
-    #[error("unsupported content type {0:?}: only OTLP protobuf (application/x-protobuf) is accepted, not OTLP/JSON")]
+    #[error("unsupported content type {0:?}: OTLP protobuf (application/x-protobuf) or OTLP/JSON (application/json) is accepted")]
     UnsupportedMediaType(String),
     #[error("unsupported content encoding {0:?}: only gzip or no compression is accepted")]
     UnsupportedEncoding(String),
@@ -55,6 +58,8 @@ pub enum OtlpError {
     TooLarge,
     #[error("protobuf decoding of ExportMetricsServiceRequest failed: {0}")]
     Protobuf(String),
+    #[error("OTLP/JSON decoding of ExportMetricsServiceRequest failed: {0}")]
+    Json(String),
     #[error("metric {metric:?}: {problem}")]
     InvalidMetric { metric: String, problem: String },
     #[error("invalid series {series}: {problem}")]
@@ -151,16 +156,27 @@ pub fn decode_request(
     translate(&decode_body(content_type, content_encoding, body)?, rules, options)
 }
 
-/// Checks the media type and encoding, decompresses and decodes one body.
+/// Whether a `Content-Type` is OTLP/JSON's (`application/json`, parameters aside), whose
+/// answer is JSON too.
+pub fn is_json(content_type: Option<&str>) -> bool {
+    media_type(content_type).as_deref() == Some(CONTENT_TYPE_JSON)
+}
+
+fn media_type(content_type: Option<&str>) -> Option<String> {
+    content_type.and_then(|t| t.split(';').next()).map(|t| t.trim().to_ascii_lowercase())
+}
+
+/// Checks the media type (protobuf or JSON) and encoding, decompresses and decodes one body.
 pub fn decode_body(content_type: Option<&str>, content_encoding: Option<&str>, body: &[u8]) -> Result<ExportMetricsServiceRequest, OtlpError> {
-    let media = content_type.and_then(|t| t.split(';').next()).map(|t| t.trim().to_ascii_lowercase());
-    if media.as_deref() != Some(CONTENT_TYPE_PROTOBUF) {
-        return Err(OtlpError::UnsupportedMediaType(content_type.unwrap_or("").to_string()));
-    }
+    let decode: fn(&[u8]) -> Result<ExportMetricsServiceRequest, OtlpError> = match media_type(content_type).as_deref() {
+        Some(CONTENT_TYPE_PROTOBUF) => decode_protobuf,
+        Some(CONTENT_TYPE_JSON) => json::decode_json,
+        _ => return Err(OtlpError::UnsupportedMediaType(content_type.unwrap_or("").to_string())),
+    };
     let encoding = content_encoding.map(|e| e.trim().to_ascii_lowercase());
     match encoding.as_deref() {
-        None | Some("" | "identity") => decode_protobuf(body),
-        Some("gzip" | "x-gzip") => decode_protobuf(&gunzip(body)?),
+        None | Some("" | "identity") => decode(body),
+        Some("gzip" | "x-gzip") => decode(&gunzip(body)?),
         Some(_) => Err(OtlpError::UnsupportedEncoding(content_encoding.unwrap_or("").to_string())),
     }
 }

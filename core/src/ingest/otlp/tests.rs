@@ -571,8 +571,16 @@ fn media_types_encodings_and_bodies() {
     let rules = IngestRules::default();
     let body = prost::Message::encode_to_vec(&request(vec![], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![number(1.0, vec![])] }))]));
     assert_eq!(decode_request(Some("application/x-protobuf"), None, &body, &rules, &DEFAULTS).unwrap().samples, 1);
-    let e = decode_request(Some("application/json"), None, b"{}", &rules, &DEFAULTS).unwrap_err();
-    assert!(e.is_unsupported_media() && e.to_string().contains("only OTLP protobuf"), "{e}");
+    // OTLP/JSON (`json` has its own tests), plain or gzipped, with or without a charset.
+    let json = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":{"dataPoints":[{"timeUnixNano":"1700000000000000000","asDouble":1}]}}]}]}]}"#;
+    assert_eq!(decode_request(Some("application/json"), None, json, &rules, &DEFAULTS).unwrap().samples, 1);
+    assert_eq!(decode_request(Some("Application/JSON; charset=utf-8"), None, json, &rules, &DEFAULTS).unwrap().samples, 1);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, json).unwrap();
+    assert_eq!(decode_request(Some("application/json"), Some("gzip"), &gz.finish().unwrap(), &rules, &DEFAULTS).unwrap().samples, 1);
+    assert!(matches!(decode_request(Some("application/json"), None, &body, &rules, &DEFAULTS), Err(OtlpError::Json(_))));
+    let e = decode_request(Some("text/plain"), None, b"{}", &rules, &DEFAULTS).unwrap_err();
+    assert!(e.is_unsupported_media() && e.to_string().contains("application/x-protobuf") && e.to_string().contains("application/json"), "{e}");
     assert!(decode_request(None, None, &body, &rules, &DEFAULTS).unwrap_err().is_unsupported_media());
     assert!(decode_request(Some("application/x-protobuf"), Some("snappy"), &body, &rules, &DEFAULTS).unwrap_err().is_unsupported_media());
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
