@@ -1,4 +1,4 @@
-//! Micro-benchmarks of the hot paths (criterion): remote_write decoding, label hashing,
+//! Micro-benchmarks of the hot paths (criterion): remote_write and OTLP (protobuf, JSON) decoding, label hashing,
 //! series creation and lookup in a head, XOR chunk append/iterate, postings intersection, WAL group commit and PromQL rate/sum.
 //! Run: `cargo bench -p metricstor --bench hot_paths`
 
@@ -34,6 +34,68 @@ fn decode(c: &mut Criterion) {
     group.bench_function("decode_validate_2000_series", |b| {
         b.iter(|| metricstor::ingest::decode_request(None, Some("snappy"), black_box(&body), &metricstor::ingest::IngestRules::default()).expect("decodes"))
     });
+    group.finish();
+}
+
+/// One OTLP request of `metrics` gauges with `points` data points each (5 attributes a
+/// point, 3 resource attributes), as protobuf and as the OTLP/JSON an SDK writes.
+fn otlp_request(metrics: usize, points: usize) -> (Vec<u8>, Vec<u8>) {
+    use proto::otlp_metrics as pb;
+    let text = |key: &str, value: String| pb::KeyValue { key: key.into(), value: Some(pb::AnyValue { value: Some(pb::any_value::Value::StringValue(value)) }) };
+    let t0: u64 = 1_700_000_000_000_000_000;
+    let request = pb::ExportMetricsServiceRequest {
+        resource_metrics: vec![pb::ResourceMetrics {
+            resource: Some(pb::Resource { attributes: vec![text("service.name", "checkout".into()), text("service.instance.id", "pod-1".into()), text("host.name", "h1".into())], ..Default::default() }),
+            scope_metrics: vec![pb::ScopeMetrics {
+                metrics: (0..metrics)
+                    .map(|m| pb::Metric {
+                        name: format!("app.queue.depth.{m}"),
+                        unit: "{item}".into(),
+                        data: Some(pb::metric::Data::Gauge(pb::Gauge {
+                            data_points: (0..points)
+                                .map(|p| pb::NumberDataPoint {
+                                    attributes: ["region", "zone", "queue", "tenant", "shard"].iter().map(|k| text(k, format!("{k}-{}", p % 7))).collect(),
+                                    time_unix_nano: t0 + p as u64 * 1_000_000_000,
+                                    value: Some(pb::number_data_point::Value::AsDouble(p as f64 * 1.5)),
+                                    ..Default::default()
+                                })
+                                .collect(),
+                        })),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let mut json = String::from(r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}},{"key":"service.instance.id","value":{"stringValue":"pod-1"}},{"key":"host.name","value":{"stringValue":"h1"}}]},"scopeMetrics":[{"metrics":["#);
+    for m in 0..metrics {
+        let points: Vec<String> = (0..points)
+            .map(|p| {
+                let attributes: Vec<String> = ["region", "zone", "queue", "tenant", "shard"].iter().map(|k| format!(r#"{{"key":"{k}","value":{{"stringValue":"{k}-{}"}}}}"#, p % 7)).collect();
+                format!(r#"{{"attributes":[{}],"timeUnixNano":"{}","asDouble":{}}}"#, attributes.join(","), t0 + p as u64 * 1_000_000_000, p as f64 * 1.5)
+            })
+            .collect();
+        json.push_str(&format!(r#"{}{{"name":"app.queue.depth.{m}","unit":"{{item}}","gauge":{{"dataPoints":[{}]}}}}"#, if m > 0 { "," } else { "" }, points.join(",")));
+    }
+    json.push_str("]}]}]}");
+    (request.encode_to_vec(), json.into_bytes())
+}
+
+fn otlp_decode(c: &mut Criterion) {
+    use metricstor::ingest::otlp::{decode_body, decode_request, TranslationOptions};
+    let (protobuf, json) = otlp_request(200, 10);
+    let rules = metricstor::ingest::IngestRules::default();
+    let options = TranslationOptions::default();
+    // The two bodies are the same request: equal work for both decoders.
+    assert_eq!(decode_body(Some("application/json"), None, &json).expect("json"), decode_body(Some("application/x-protobuf"), None, &protobuf).expect("protobuf"));
+    let mut group = c.benchmark_group("otlp");
+    group.throughput(Throughput::Elements(2000));
+    for (name, content_type, body) in [("protobuf", "application/x-protobuf", &protobuf), ("json", "application/json", &json)] {
+        group.bench_function(format!("decode_{name}_2000_points"), |b| b.iter(|| decode_body(Some(content_type), None, black_box(body)).expect("decodes")));
+        group.bench_function(format!("decode_translate_{name}_2000_points"), |b| b.iter(|| decode_request(Some(content_type), None, black_box(body), &rules, &options).expect("translates")));
+    }
     group.finish();
 }
 
@@ -306,5 +368,5 @@ fn promql(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, decode_route, hashing, series_create_lookup, answer_gzip, xor, postings, wal, promql);
+criterion_group!(benches, decode, decode_route, otlp_decode, hashing, series_create_lookup, answer_gzip, xor, postings, wal, promql);
 criterion_main!(benches);
