@@ -5,8 +5,8 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use support::*;
 
@@ -168,29 +168,9 @@ fn the_query_page_is_served_and_everything_it_calls_answers() {
         return;
     };
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(node)
-        .arg(manifest.join("tests/ui_graph_script.js"))
-        .arg(manifest.join("src/api/ui/graph.js"))
-        .arg(server.url(""))
-        .arg(&range_start)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start node");
-    let deadline = Instant::now() + NODE_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the node checks took over {NODE_DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let output = child.wait_with_output().expect("node output");
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let mut command = Command::new(node);
+    command.arg(manifest.join("tests/ui_graph_script.js")).arg(manifest.join("src/api/ui/graph.js")).arg(server.url("")).arg(&range_start);
+    let (status, stdout, stderr) = output_within(command, NODE_DEADLINE, "the node checks");
     assert!(status.success() && stdout.contains("ui script checks passed"), "node: {status}\n{stdout}\n{stderr}");
     assert!(server.stop());
 }

@@ -8,8 +8,8 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use support::*;
 
@@ -28,28 +28,9 @@ fn opentelemetry_js_exports_over_otlp_json_are_stored_and_queried() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&write_config(dir.path(), ""));
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opentelemetry_js_export.js");
-    let mut child = Command::new(node)
-        .arg(script)
-        .arg(server.url("/api/v1/otlp/v1/metrics"))
-        .env("NODE_PATH", modules)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start node");
-    let deadline = Instant::now() + EXPORT_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the export took over {EXPORT_DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let output = child.wait_with_output().expect("node output");
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let mut command = Command::new(node);
+    command.arg(script).arg(server.url("/api/v1/otlp/v1/metrics")).env("NODE_PATH", modules);
+    let (status, stdout, stderr) = output_within(command, EXPORT_DEADLINE, "the export");
     assert!(status.success() && stdout.contains("exported"), "node: {status}\n{stdout}\n{stderr}");
 
     let (status, answer) = get_json(&server.url(&format!("/api/v1/query?query={}", percent_encode(r#"{job="shop"}"#))));

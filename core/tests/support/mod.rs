@@ -557,6 +557,27 @@ pub fn h2_post(addr: &str, path: &str, body: Vec<u8>) -> (u16, String) {
 
 /// `text` with every byte but ASCII letters and digits percent-encoded: safe in a URL's
 /// query whatever it holds.
+/// Runs `command` to its end with its output captured (a little: the pipes are read once it
+/// has exited); past `limit` it is killed and the test fails, naming `what`. Its exit status,
+/// standard output and standard error.
+pub fn output_within(mut command: Command, limit: Duration, what: &str) -> (std::process::ExitStatus, String, String) {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("wait for {what}: {e}")) {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} took over {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{what}'s output: {e}"));
+    (status, String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
 pub fn percent_encode(text: &str) -> String {
     text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
