@@ -410,7 +410,7 @@ struct KeyValueList {
 // Into the protobuf types. A oneof written twice is refused, as proto3 JSON readers do.
 
 /// The one of a oneof's alternatives that was written, if any; `what` names them all.
-fn one_of<T>(what: &str, written: Vec<Option<T>>) -> Result<Option<T>, String> {
+fn one_of<T, const N: usize>(what: &str, written: [Option<T>; N]) -> Result<Option<T>, String> {
     let mut written = written.into_iter().flatten();
     let first = written.next();
     if written.next().is_some() {
@@ -482,7 +482,7 @@ impl Metric {
         let in_metric = |problem: String| format!("metric {name:?}: {problem}");
         let data = one_of(
             "gauge, sum, histogram, exponentialHistogram and summary",
-            vec![
+            [
                 self.gauge.map(|g| each(g.data_points, NumberDataPoint::into_protobuf).map(|data_points| Data::Gauge(pb::Gauge { data_points }))),
                 self.sum.map(|s| {
                     each(s.data_points, NumberDataPoint::into_protobuf).map(|data_points| {
@@ -516,7 +516,7 @@ impl NumberDataPoint {
             attributes: attributes(self.attributes)?,
             start_time_unix_nano: int(self.start_time_unix_nano),
             time_unix_nano: int(self.time_unix_nano),
-            value: one_of("asDouble and asInt", vec![self.as_double.map(|v| Value::AsDouble(v.0)), self.as_int.map(|v| Value::AsInt(v.0))])?,
+            value: one_of("asDouble and asInt", [self.as_double.map(|v| Value::AsDouble(v.0)), self.as_int.map(|v| Value::AsInt(v.0))])?,
             exemplars: each(self.exemplars, Exemplar::into_protobuf)?,
             flags: int(self.flags),
         })
@@ -588,7 +588,7 @@ impl Exemplar {
         Ok(pb::Exemplar {
             filtered_attributes: attributes(self.filtered_attributes)?,
             time_unix_nano: int(self.time_unix_nano),
-            value: one_of("an exemplar's asDouble and asInt", vec![self.as_double.map(|v| Value::AsDouble(v.0)), self.as_int.map(|v| Value::AsInt(v.0))])?,
+            value: one_of("an exemplar's asDouble and asInt", [self.as_double.map(|v| Value::AsDouble(v.0)), self.as_int.map(|v| Value::AsInt(v.0))])?,
             span_id: self.span_id.unwrap_or_default().0,
             trace_id: self.trace_id.unwrap_or_default().0,
         })
@@ -616,7 +616,7 @@ impl AnyValue {
         };
         let value = one_of(
             "stringValue, boolValue, intValue, doubleValue, arrayValue, kvlistValue and bytesValue",
-            vec![
+            [
                 self.string_value.map(Value::StringValue),
                 self.bool_value.map(Value::BoolValue),
                 self.int_value.map(|v| Value::IntValue(v.0)),
